@@ -23,7 +23,7 @@ NODEPS_PACKAGES :=
 PIP := $(VPY) -m pip --disable-pip-version-check
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: lab test release autograde feedback grades status bench setup clean help
+.PHONY: lab test release autograde feedback grades status bench setup torch clean help
 
 help:
 	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'

@@ -174,7 +174,10 @@ def _print_table(results):
 
 
 def feedback(root: Path, only=None) -> int:
-    graded = sorted({a for _, a in submissions(root, only)})
+    autograded = root / "grading" / "autograded"
+    graded = sorted({p.name for p in autograded.glob("*/*") if p.is_dir() and (only is None or p.name in only)})
+    if not graded:
+        print("Nothing autograded yet: run `make autograde` first.")
     rc = 0
     for assignment in graded:
         proc = _nbgrader(root, "generate_feedback", assignment, "--force")
