@@ -68,7 +68,7 @@ torch:
 	fi
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=. lectures/00_getting_started.ipynb
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. $$([ "$$(id -u)" = 0 ] && echo --allow-root) lectures/00_getting_started.ipynb
 
 test: $(STAMP)
 	$(VPY) -m pytest $(PYTEST_ARGS)
