@@ -7,6 +7,7 @@
 #   make feedback    write grading/feedback/
 #   make grades      export grading/grades.csv
 #   make bench       run benchmarks/ and rewrite benchmarks/RESULTS.md
+#   make html        execute the lectures in full mode and render them to _build/html/
 #
 # Variables: PYTHON (the interpreter that creates .venv, default python3), TORCH_SPEC (default
 # "torch>=2.2"), TORCH_CPU_INDEX (where CPU-only torch wheels come from), PYTEST_ARGS.
@@ -23,7 +24,7 @@ NODEPS_PACKAGES :=
 PIP := $(VPY) -m pip --disable-pip-version-check
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: lab test release autograde feedback grades status bench setup torch clean help
+.PHONY: lab test release autograde feedback grades status bench html setup torch browser clean help
 
 help:
 	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
@@ -70,8 +71,22 @@ torch:
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. $$([ "$$(id -u)" = 0 ] && echo --allow-root) lectures/00_getting_started.ipynb
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(VPY) -m pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's Chromium: installed here where we can (as root, with apt-get);
+# elsewhere they are skipped and pytest says why.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "== installing Debian's chromium for the browser tests"; \
+	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+	      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; } \
+	      || echo "note: could not install chromium; the browser tests will be skipped"; \
+	  else \
+	    echo "note: /usr/bin/chromium is missing, so the browser tests will be skipped (apt-get install chromium)"; \
+	  fi; \
+	fi
 
 release: $(STAMP)
 	$(VPY) -m reference_impl.course release
@@ -88,8 +103,11 @@ grades: $(STAMP)
 status: $(STAMP)
 	$(VPY) -m reference_impl.course status
 
+html: $(STAMP)
+	$(VPY) -m reference_impl.course html
+
 bench: $(STAMP)
 	$(VPY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache artifacts
+	rm -rf $(VENV) .pytest_cache artifacts _build

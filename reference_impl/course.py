@@ -8,6 +8,7 @@ Run from the course root (the Makefile does): ``python -m reference_impl.course 
     feedback     write grading/feedback/ (HTML per student and assignment)
     grades       export the gradebook to grading/grades.csv
     status       list assignments, submissions and scores
+    html         execute the lectures (full mode unless COURSE_FAST=1) and render them to _build/html/
 
 Each nbgrader call runs in its own process; nothing here changes nbgrader's behaviour.
 """
@@ -208,13 +209,48 @@ def status(root: Path) -> int:
     return 0
 
 
+def html(root: Path, only=None, out=None, timeout=1800) -> int:
+    """Execute each lecture top to bottom and write a static HTML copy (plots embedded) plus an index."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    out = Path(out) if out else root / "_build" / "html"
+    out.mkdir(parents=True, exist_ok=True)
+    lectures = sorted((root / "lectures").glob(SLUG_PATTERN + ".ipynb"))
+    if only:
+        lectures = [p for p in lectures if p.stem in only]
+    mode = "fast" if os.environ.get("COURSE_FAST", "").strip() in {"1", "true", "yes", "on"} else "full"
+    exporter = HTMLExporter(template_name="lab")
+    rows, failed = [], []
+    for path in lectures:
+        t0 = time.time()
+        nb = nbformat.read(str(path), as_version=4)
+        try:
+            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+        except Exception as exc:  # keep going: the other lectures still render
+            failed.append(path.stem)
+            print(f"FAILED  {path.stem}: {type(exc).__name__}: {str(exc)[-500:]}", file=sys.stderr)
+        body, _ = exporter.from_notebook_node(nb)
+        (out / f"{path.stem}.html").write_text(body)
+        seconds = time.time() - t0
+        rows.append(f'<li><a href="{path.stem}.html">{path.stem}</a> ({mode} mode, executed in {seconds:.0f} s)</li>')
+        print(f"rendered {path.stem} -> {out / (path.stem + '.html')} ({seconds:.0f} s)")
+    (out / "index.html").write_text("<!doctype html><meta charset='utf-8'><title>Lectures</title>"
+                                    "<h1>Recurrent networks, attention and memory: lectures</h1><ul>"
+                                    + "".join(rows) + "</ul>")
+    return 1 if failed else 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reference_impl.course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["release", "autograde", "feedback", "grades", "status"])
+    parser.add_argument("command", choices=["release", "autograde", "feedback", "grades", "status", "html"])
     parser.add_argument("assignment", nargs="*", help="limit to these assignments (default: all)")
     parser.add_argument("--timeout", type=float, default=None,
                         help="autograde: seconds allowed per submission (default: no limit beyond nbgrader's per-cell timeout)")
+    parser.add_argument("--out", default=None, help="html: output folder (default: _build/html)")
     args = parser.parse_args(argv)
     root = course_root()
     only = args.assignment or None
@@ -226,6 +262,8 @@ def main(argv=None) -> int:
         return feedback(root, only)
     if args.command == "grades":
         return grades(root)
+    if args.command == "html":
+        return html(root, only, args.out)
     return status(root)
 
 

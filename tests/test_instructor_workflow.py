@@ -5,6 +5,7 @@ A corrupted submission (invalid JSON, deleted cells, a kernel that dies) is repo
 every other student is graded, and nothing already in the gradebook is lost.
 """
 import csv
+import os
 import subprocess
 import sys
 
@@ -114,3 +115,14 @@ def test_makefile_targets_call_the_instructor_commands():
     text = (ROOT / "Makefile").read_text()
     for target in ("release", "autograde", "feedback", "grades"):
         assert f"reference_impl.course {target}" in text
+
+
+def test_make_html_renders_a_lecture_with_plots(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "reference_impl.course", "html", SLUG, "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900,
+                          env=dict(os.environ, COURSE_FAST="1",
+                                   MPLBACKEND="module://matplotlib_inline.backend_inline"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    page = (tmp_path / f"{SLUG}.html").read_text()
+    assert "Getting started" in page and "data:image/png;base64" in page, "no rendered plots in the HTML"
+    assert f'href="{SLUG}.html"' in (tmp_path / "index.html").read_text()
