@@ -326,3 +326,32 @@ class ManyToOne(nn.Module):
     def forward(self, x):
         out, _ = self.layer(x)
         return self.head(out[:, -1])
+
+
+# ----------------------------------------------------------------------------------------------
+# probes
+
+
+def gradient_norms_through_time(cell, x, state=None):
+    """How much the last step's output depends on earlier states: ||dL/dh_t|| (and ||dL/dc_t|| for cells
+    with a cell state) for L = sum of the final hidden state, averaged over the batch.
+
+    Inputs:
+        cell: a cell of :mod:`reference_impl.cells`; x: (N, T, D).
+    Returns:
+        dict with "h" (and "c") -> tensor of shape (T,), entry t for the state after step t.
+    """
+    _, _, states = unroll(cell, x, state, keep_states=True)
+    tensors = {"h": [s[0] if isinstance(s, tuple) else s for s in states]}
+    if isinstance(states[0], tuple):
+        tensors["c"] = [s[1] for s in states]
+    loss = tensors["h"][-1].sum()
+    keys = list(tensors)
+    flat = [t for k in keys for t in tensors[k]]
+    grads = torch.autograd.grad(loss, flat, allow_unused=True)
+    T = len(states)
+    out = {}
+    for j, k in enumerate(keys):
+        g = grads[j * T:(j + 1) * T]
+        out[k] = torch.stack([torch.zeros(()) if gi is None else gi.detach().norm(dim=1).mean().cpu() for gi in g])
+    return out

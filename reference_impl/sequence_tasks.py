@@ -149,3 +149,42 @@ def train(model, task, T, steps, batch_size=64, lr=1e-2, clip=1.0, seed=0, log_e
     hist.seconds = time.time() - t0
     hist.test_loss, hist.test_accuracy = evaluate(model, task, T, device=dev)
     return hist
+
+
+def success_rates(models, task, lengths, steps, seeds=(0,), hidden_size=32, threshold=None, lr=1e-2,
+                  batch_size=64, device=None, progress=True):
+    """Train every model kind at every sequence length from several seeds; report how often it succeeds.
+
+    Inputs:
+        models: {label: (kind, forget_bias)} with kinds of :func:`reference_impl.recurrent_layers.make_layer`.
+        task: "adding" or "long_lag"; lengths: sequence lengths T; steps: training steps per run.
+        threshold: success means test MSE <= threshold (adding; default 0.01) or test accuracy >= threshold
+            (long_lag; default 0.95).
+    Returns:
+        {label: {"success": [fraction of seeds per length], "metric": [[per-seed metric] per length]}}.
+    """
+    from .recurrent_layers import ManyToOne, make_layer
+
+    spec = TASKS[task]
+    mse = spec["loss"] == "mse"
+    threshold = (0.01 if mse else 0.95) if threshold is None else threshold
+    results = {label: {"success": [], "metric": []} for label in models}
+    runs = [(label, T) for label in models for T in lengths]
+    it = runs
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(runs, desc=f"{task}: models x lengths")
+    for label, T in it:
+        kind, forget_bias = models[label]
+        metrics = []
+        for seed in seeds:
+            torch.manual_seed(seed)
+            layer = make_layer(kind, spec["input_size"], hidden_size, forget_bias=forget_bias, device=device)
+            model = ManyToOne(layer, spec["output_size"], device=device)
+            hist = train(model, task, T, steps, batch_size=batch_size, lr=lr, seed=seed, device=device)
+            metrics.append(hist.test_loss if mse else hist.test_accuracy)
+        ok = [m <= threshold if mse else m >= threshold for m in metrics]
+        results[label]["success"].append(sum(ok) / len(ok))
+        results[label]["metric"].append(metrics)
+    return results
