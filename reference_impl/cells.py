@@ -438,10 +438,11 @@ class LSTMCell(_TorchLayoutCell):
     """LSTM cell with ``torch.nn.LSTMCell``'s parameters and call: forward(x (N, D), (h, c)) -> (h', c')."""
 
     n_gates, n_states = 4, 2
+    cell_fn = staticmethod(lstm_cell)
 
     def forward(self, x, hx=None):
         h, c = self.init_state(x.shape[0]) if hx is None else hx
-        return lstm_cell(x, h, c, *self._weights())
+        return self.cell_fn(x, h, c, *self._weights())
 
     def step(self, x, state):
         h, c = self(x, state)
@@ -462,18 +463,11 @@ class GRUCell(_TorchLayoutCell):
         return h, h
 
 
-class CIFGCell(_TorchLayoutCell):
+class CIFGCell(LSTMCell):
     """CIFG LSTM cell (:func:`cifg_lstm_cell`): weight_ih (3H, D), rows i, g, o; state (h, c)."""
 
-    n_gates, n_states = 3, 2
-
-    def forward(self, x, hx=None):
-        h, c = self.init_state(x.shape[0]) if hx is None else hx
-        return cifg_lstm_cell(x, h, c, *self._weights())
-
-    def step(self, x, state):
-        h, c = self(x, state)
-        return h, (h, c)
+    n_gates = 3
+    cell_fn = staticmethod(cifg_lstm_cell)
 
 
 class VariantLSTMCell(_Cell):
