@@ -13,6 +13,7 @@ comparison of the trap the module docstring describes -- the loop indexing ``xi[
 """
 import argparse
 import math
+import os
 import statistics
 import sys
 import time
@@ -133,8 +134,9 @@ def main(argv=None):
     torch.set_num_threads(2)
     device = torch.device("cpu")
     cmd = "python benchmarks/bench_03_lstm_gru.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = (f"## 03_lstm_gru\n\nMachine: {machine()}. A shared machine (other jobs were running): treat "
-            f"timings as indicative.\nCommand: `{cmd.strip()}`\n\n")
+    load = os.getloadavg()[0]
+    text = (f"## 03_lstm_gru\n\nMachine: {machine()}. A shared machine (other jobs were running; 1-minute "
+            f"load average {load:.1f} at the start): treat timings as indicative.\nCommand: `{cmd.strip()}`\n\n")
     if not args.quality_only:
         rows = time_speed(args.reps, device)
         text += ("### Speed: reference LSTM layer vs torch.nn.LSTM (CPU, float32, 2 threads)\n\n"
