@@ -10,7 +10,7 @@
 #   make html        execute the lectures in full mode and render them to _build/html/
 #
 # Variables: PYTHON (the interpreter that creates .venv, default python3), TORCH_SPEC (default
-# "torch>=2.2"), TORCH_CPU_INDEX (where CPU-only torch wheels come from), PYTEST_ARGS.
+# "torch>=2.2"), TORCH_CPU_INDEX (where CPU-only torch wheels come from), PYTEST_ARGS, TEST_WORKERS.
 
 PYTHON ?= python3
 VENV := .venv
@@ -19,6 +19,8 @@ STAMP := $(VENV)/.course-installed
 TORCH_SPEC ?= torch>=2.2
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST_ARGS ?=
+# pytest-xdist workers (one per core by default); module caches stay on one worker (--dist loadgroup)
+TEST_WORKERS ?= auto
 # Installed with --no-deps after the course (their own pins conflict with nbgrader's); one per word.
 NODEPS_PACKAGES :=
 PIP := $(VPY) -m pip --disable-pip-version-check
@@ -72,7 +74,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. $$([ "$$(id -u)" = 0 ] && echo --allow-root) lectures/00_getting_started.ipynb
 
 test: $(STAMP) browser
-	$(VPY) -m pytest $(PYTEST_ARGS)
+	$(VPY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The browser tests drive Debian's Chromium: installed here where we can (as root, with apt-get);
 # elsewhere they are skipped and pytest says why.

@@ -32,6 +32,12 @@ def assignment_slugs():
     return sorted(p.name for p in (ROOT / "solutions").glob(SLUG_GLOB) if (p / f"{p.name}.ipynb").is_file())
 
 
+def grouped(slugs, prefix=""):
+    """pytest params that pytest-xdist (--dist loadgroup) keeps on one worker per slug, so that
+    module-level caches (one autograded course per assignment) are built once."""
+    return [pytest.param(s, id=s, marks=pytest.mark.xdist_group(f"{prefix}{s}")) for s in slugs]
+
+
 def all_notebooks():
     found = []
     for folder in ("lectures", "solutions", "exercises"):

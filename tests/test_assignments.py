@@ -13,7 +13,7 @@ import re
 import nbformat
 import pytest
 
-from conftest import ROOT, assignment_slugs, cell_scores, make_course, run_nbgrader, submit
+from conftest import ROOT, assignment_slugs, cell_scores, grouped, make_course, run_nbgrader, submit
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +81,7 @@ def graded(slug, tmp_path_factory):
     return _GRADED[slug]
 
 
-@pytest.mark.parametrize("slug", assignment_slugs())
+@pytest.mark.parametrize("slug", grouped(assignment_slugs(), "assignment-"))
 def test_release_is_regenerated_exactly(slug, tmp_path_factory):
     course, _ = graded(slug, tmp_path_factory)
     fresh_dir, committed_dir = course / "exercises" / slug, ROOT / "exercises" / slug
@@ -96,7 +96,7 @@ def test_release_is_regenerated_exactly(slug, tmp_path_factory):
             "never edit exercises/ by hand; run `make release` and commit the result")
 
 
-@pytest.mark.parametrize("slug", assignment_slugs())
+@pytest.mark.parametrize("slug", grouped(assignment_slugs(), "assignment-"))
 def test_release_hides_solutions_and_hidden_tests(slug):
     source = nbformat.read(str(ROOT / "solutions" / slug / f"{slug}.ipynb"), as_version=4)
     release = nbformat.read(str(ROOT / "exercises" / slug / f"{slug}.ipynb"), as_version=4)
@@ -121,7 +121,7 @@ def test_release_hides_solutions_and_hidden_tests(slug):
     assert n_hidden > 0, f"solutions/{slug} has no hidden tests"
 
 
-@pytest.mark.parametrize("slug", assignment_slugs())
+@pytest.mark.parametrize("slug", grouped(assignment_slugs(), "assignment-"))
 def test_solution_gets_full_marks_and_release_gets_zero(slug, tmp_path_factory):
     course, _ = graded(slug, tmp_path_factory)
     solution = cell_scores(course, slug, "solution")
@@ -133,7 +133,7 @@ def test_solution_gets_full_marks_and_release_gets_zero(slug, tmp_path_factory):
     assert not earned, f"{slug}: the untouched release earns points in {earned}"
 
 
-@pytest.mark.parametrize("slug", assignment_slugs())
+@pytest.mark.parametrize("slug", grouped(assignment_slugs(), "assignment-"))
 def test_wrong_variants_lose_their_points(slug, tmp_path_factory):
     course, mutants = graded(slug, tmp_path_factory)
     assert mutants, f"{slug}: add deliberately wrong variants in tests/mutants/{slug}.py"

@@ -37,6 +37,7 @@ except ImportError:  # pragma: no cover - playwright is in the test extra
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.xdist_group("browser"),
     pytest.mark.skipif(sync_playwright is None, reason="playwright is not installed (pip install playwright)"),
     pytest.mark.skipif(not Path(CHROMIUM).exists(),
                        reason=f"no Chromium at {CHROMIUM}: apt-get install chromium (make test does this as root)"),

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import ROOT, cell_scores, make_course
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("instructor")]
 SLUG = "00_getting_started"
 
 

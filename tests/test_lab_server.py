@@ -16,7 +16,7 @@ import pytest
 
 from conftest import ROOT, assignment_slugs
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("labserver")]
 TOKEN = "course-test-token"
 
 
