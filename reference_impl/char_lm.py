@@ -58,14 +58,14 @@ class CharLM(nn.Module):
         ids: (B, T) int64. Returns logits (B, T, K) and the final state (h, or (h, c) for an LSTM).
     """
 
-    def __init__(self, vocab_size, hidden_size=256, embed_size=32, cell="lstm", num_layers=1, device=None):
+    def __init__(self, vocab_size, hidden_size=256, embed_size=32, cell="lstm", device=None):
         super().__init__()
         if cell not in ("lstm", "rnn"):
             raise ValueError(f"cell must be 'lstm' or 'rnn', got {cell!r}")
         self.cell = cell
         self.embed = nn.Embedding(vocab_size, embed_size)
         rnn_cls = nn.LSTM if cell == "lstm" else nn.RNN
-        self.rnn = rnn_cls(embed_size, hidden_size, num_layers=num_layers, batch_first=True)
+        self.rnn = rnn_cls(embed_size, hidden_size, batch_first=True)
         self.head = nn.Linear(hidden_size, vocab_size)
         self.to(get_device(device))
 
@@ -196,18 +196,28 @@ def sample(model, vocab, prime="\n", max_len=500, temperature=1.0, stop=(), seed
 def unit_activations(model, ids):
     """Hidden activations after every character of ``ids`` (L,), from a zero state.
 
+    For an LSTM, ``torch.nn.LSTM`` returns h_t for every step but only the last cell state; the cell
+    states are recovered exactly from the h_t: the gates at step t depend only on x_t and h_{t-1}
+    (torch's order i, f, g, o), and c_t = f_t * c_{t-1} + i_t * g_t.
+
     Returns:
         dict of (L, H) float arrays: "h" (hidden state), and for an LSTM also "c" (cell state,
         squashed by tanh as in Karpathy et al. 2015). Row t is the state after reading ids[t].
     """
     model.eval()
-    emb = model.embed(ids.to(model.device))[None]  # (1, L, E)
+    emb = model.embed(ids.to(model.device))  # (L, E)
+    h, _ = model.rnn(emb[None])
+    h = h[0]  # (L, H)
     if model.cell == "rnn":
-        h, _ = model.rnn(emb)
-        return {"h": h[0].cpu().numpy()}
-    hs, cs, state = [], [], None
-    for t in range(emb.shape[1]):  # nn.LSTM returns only h for every step; step to see c too
-        _, state = model.rnn(emb[:, t:t + 1], state)
-        hs.append(state[0][-1, 0])
-        cs.append(state[1][-1, 0])
-    return {"h": torch.stack(hs).cpu().numpy(), "c": torch.tanh(torch.stack(cs)).cpu().numpy()}
+        return {"h": h.cpu().numpy()}
+    r = model.rnn
+    h_prev = torch.cat([h.new_zeros(1, h.shape[1]), h[:-1]])
+    gates = emb @ r.weight_ih_l0.T + r.bias_ih_l0 + h_prev @ r.weight_hh_l0.T + r.bias_hh_l0  # (L, 4H)
+    i, f, g, _ = gates.chunk(4, dim=1)
+    i, f, g = (torch.sigmoid(i).cpu().numpy(), torch.sigmoid(f).cpu().numpy(), torch.tanh(g).cpu().numpy())
+    c = np.empty_like(i)
+    c_t = np.zeros(i.shape[1], dtype=i.dtype)
+    for t in range(len(c)):  # an elementwise recurrence: cheap in NumPy
+        c_t = f[t] * c_t + i[t] * g[t]
+        c[t] = c_t
+    return {"h": h.cpu().numpy(), "c": np.tanh(c)}

@@ -19,6 +19,7 @@ The character corpus reads ``sysconfig.get_paths()["stdlib"]`` (present on every
 ``heldout_every``-th file (in that order) is held out. Characters outside printable ASCII (and tab,
 newline) become ``?``, so that the corpus and the text a probe labels stay aligned one to one.
 """
+import os
 import string
 import sysconfig
 from dataclasses import dataclass, field
@@ -108,8 +109,11 @@ def python_files(root=None):
     root = Path(root) if root is not None else stdlib_root()
     if not root.is_dir():
         raise FileNotFoundError(f"corpus folder {root} does not exist")
-    files = sorted(p for p in root.rglob("*.py")
-                   if p.is_file() and not _SKIP_PARTS.intersection(p.relative_to(root).parts[:-1]))
+    files = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_PARTS)  # prune: never walk into site-packages
+        files += [Path(folder) / n for n in names if n.endswith(".py")]
+    files = sorted(p for p in files if p.is_file())
     if not files:
         raise FileNotFoundError(f"no Python (.py) files under {root} (test suites, site-packages and idlelib "
                                 f"are skipped); pass the folder of a Python source tree")

@@ -107,6 +107,15 @@ def test_unit_activations_match_the_sequence_forward():
         assert acts["h"].shape == (len(ids), 12)
         assert np.allclose(acts["h"], h[0].numpy(), atol=1e-6)
         assert ("c" in acts) == (cell == "lstm")
+        if cell == "lstm":  # cell states equal stepping torch.nn.LSTMCell with the same weights
+            step = torch.nn.LSTMCell(6, 12)
+            step.load_state_dict({k[:-3]: v for k, v in model.rnn.state_dict().items()})
+            state, cs = None, []
+            with torch.no_grad():
+                for e in model.embed(ids):
+                    state = step(e[None], state)
+                    cs.append(torch.tanh(state[1][0]))
+            assert np.allclose(acts["c"], torch.stack(cs).numpy(), atol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------- probing
