@@ -40,6 +40,35 @@ def inside_string(text):
     return mask
 
 
+def labelled_sources(sources, n_chars):
+    """Concatenate source files into a probe text of at most ``n_chars`` characters, labelling each
+    file's string literals on the whole file (so a cut never leaves a string unclosed); files that
+    ``tokenize`` rejects are skipped.
+
+    Inputs:
+        sources: iterable of str, whole Python files.
+    Returns:
+        text (str of length L) and its inside-string mask (L,) bool.
+    """
+    pieces, masks, total = [], [], 0
+    for src in sources:
+        if total >= n_chars:
+            break
+        if not src.strip():
+            continue
+        try:
+            mask = inside_string(src)
+        except SyntaxError:
+            continue
+        n = min(len(src), n_chars - total)
+        pieces.append(src[:n])
+        masks.append(mask[:n])
+        total += n
+    if not pieces:
+        raise ValueError("no source in `sources` could be tokenized")
+    return "".join(pieces), np.concatenate(masks)
+
+
 def position_in_line(text):
     """Column (L,) int of every character: 0 at a line's start; the newline gets its line's length."""
     pos = np.empty(len(text), dtype=np.int64)

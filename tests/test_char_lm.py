@@ -129,6 +129,16 @@ def test_string_labels_from_tokenize():
         probing.inside_string('x = """never closed\n')
 
 
+def test_labelled_sources_keep_labels_of_whole_files():
+    a, bad, b = 'x = """one\ntwo"""\n', 'def f(:\n    """unclosed\n', "y = 'z'\n"
+    text, mask = probing.labelled_sources([a, bad, b], n_chars=len(a) + 5)
+    assert text == a + b[:5]  # the file tokenize rejects is skipped, the last one is cut
+    assert np.array_equal(mask, np.r_[probing.inside_string(a), probing.inside_string(b)[:5]])
+    assert mask[len(a) + 4]  # the quote opening 'z' is inside a string though its closing quote was cut
+    with pytest.raises(ValueError, match="could be tokenized"):
+        probing.labelled_sources([bad], 10)
+
+
 def test_position_and_indentation():
     src = "def f():\n    if x:\n\treturn 1\n"
     pos = probing.position_in_line(src)
