@@ -47,6 +47,9 @@ def test_ridge_readout_equals_sklearn():
         theirs = Ridge(alpha=lam, fit_intercept=False, solver="cholesky").fit(X, Y).coef_
         assert ours.shape == (3, 12)
         assert np.allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+    one = reservoir.ridge_readout(X, Y[:, :1], 0.1)  # a single target keeps its axis: (1, F)
+    assert one.shape == (1, 12)
+    assert np.allclose(one[0], Ridge(alpha=0.1, fit_intercept=False).fit(X, Y[:, 0]).coef_, rtol=1e-9)
     with pytest.raises(ValueError, match=r"X \(200, 12\), Y \(199, 3\)"):
         reservoir.ridge_readout(X, Y[:-1], 1.0)
 
