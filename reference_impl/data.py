@@ -20,6 +20,7 @@ which offline data sets can stand in.
 """
 import gzip
 import os
+import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,14 +122,35 @@ def register(name: str, description: str, offline: bool):
     return wrap
 
 
+def _import_providers():
+    """Import every reference_impl module that registers data sets (they call ``register``), so that
+    ``load("mackey_glass")`` works without importing the module that defines it first."""
+    import importlib
+    import pkgutil
+
+    package = Path(__file__).resolve().parent
+    for info in pkgutil.iter_modules([str(package)]):
+        if info.name == "data":
+            continue
+        try:
+            text = (package / f"{info.name}.py").read_text()
+        except OSError:
+            continue
+        if re.search(r"data\.register\(|from (\.|reference_impl\.)data import [^\n]*\bregister\b", text):
+            importlib.import_module(f"{__package__}.{info.name}")
+
+
 def available() -> dict:
     """Registered data sets: ``{name: description}`` (offline ones say so)."""
+    _import_providers()
     return {n: e.description + ("" if e.offline else " [needs files or an opt-in download]")
             for n, e in sorted(_REGISTRY.items())}
 
 
 def load(name: str, **kwargs):
     """Load a registered data set by name; keyword arguments go to its loader."""
+    if name not in _REGISTRY:
+        _import_providers()
     try:
         entry = _REGISTRY[name]
     except KeyError:

@@ -241,17 +241,21 @@ def compare_to_reference(student_fn, reference_fn, cases, name=None, rtol=1e-5, 
             assert_close(actual, expected, call, case, rtol, atol, check_type, check_dtypes, hint)
 
 
+def _copy_value(v):
+    if _is_torch(v):
+        return v.detach().clone().requires_grad_(v.requires_grad)
+    if isinstance(v, np.ndarray):
+        return v.copy()
+    if isinstance(v, (list, tuple)):
+        return type(v)(_copy_value(x) for x in v)
+    if isinstance(v, dict):
+        return {k: _copy_value(x) for k, x in v.items()}
+    return v
+
+
 def _copy_case(case):
-    """Fresh copies so that an in-place student function cannot change the reference's input."""
-    out = {}
-    for k, v in case.items():
-        if _is_torch(v):
-            out[k] = v.detach().clone().requires_grad_(v.requires_grad)
-        elif isinstance(v, np.ndarray):
-            out[k] = v.copy()
-        else:
-            out[k] = v
-    return out
+    """Fresh (deep) copies so that an in-place student function cannot change the reference's input."""
+    return {k: _copy_value(v) for k, v in case.items()}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -292,3 +292,36 @@ def test_numeric_gradient_centred_accuracy_and_restores_input():
     assert numerics.rel_error(num, numerics.cross_entropy_backward(logits, targets)) < 1e-7
     with pytest.raises(TypeError, match="float"):
         numerics.numeric_gradient(lambda z: z.sum(), np.arange(3))
+
+
+def test_registry_finds_providers_without_importing_them_first():
+    """Data sets registered by topic modules (e.g. sequence_data) load by name from a fresh interpreter."""
+    import subprocess
+
+    code = ("from reference_impl import data, grading\n"
+            "names = set(data.available())\n"
+            "assert {'digits', 'mnist', 'fashion_mnist'} <= names, names\n"
+            "print(sorted(names))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    import pathlib
+    import re as _re
+    package = pathlib.Path(data.__file__).parent
+    providers = [p.stem for p in package.glob("*.py") if p.stem != "data" and _re.search(r"data\.register\(", p.read_text())]
+    registered = eval(proc.stdout.strip().splitlines()[-1])
+    module_names = [n for p in providers for n in _re.findall(r'data\.register\(\s*"([^"]+)"', (package / f"{p}.py").read_text())]
+    assert set(module_names) <= set(registered), f"not found by name: {set(module_names) - set(registered)}"
+
+
+def test_compare_to_reference_copies_nested_inputs():
+    def reference(xs):
+        return np.concatenate(xs)
+
+    def inplace_student(xs):
+        xs[0] *= 0
+        return np.concatenate(xs)
+
+    cases = [{"xs": [np.ones(2), np.ones(3)]}]
+    with pytest.raises(GradingError):
+        grading.compare_to_reference(inplace_student, reference, cases, name="concat")
+    assert cases[0]["xs"][0].tolist() == [1.0, 1.0], "the case's own arrays must not be modified"
