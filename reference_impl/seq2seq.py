@@ -546,3 +546,19 @@ def exact_match(translator, pairs, batch_size=500):
     outs = translator.translate_many([s for s, _ in pairs], batch_size)
     hits = [o == t for o, (_, t) in zip(outs, pairs)]
     return (sum(hits) / len(hits) if hits else float("nan")), outs
+
+
+def accuracy_by_length(pairs, outputs, edges):
+    """Exact-match accuracy of ``outputs`` per bucket of source length (in characters).
+
+    Args:
+        pairs: ``[(source, target)]``; outputs: the translations, in the same order;
+        edges: increasing bucket edges, e.g. ``[0, 20, 30, 40, 60]`` for [0, 20), [20, 30), ...
+    Returns:
+        ``[(low, high, n in bucket, accuracy or nan)]``.
+    """
+    rows = []
+    for low, high in zip(edges, edges[1:]):
+        hits = [o == t for o, (s, t) in zip(outputs, pairs) if low <= len(s) < high]
+        rows.append((low, high, len(hits), sum(hits) / len(hits) if hits else float("nan")))
+    return rows
