@@ -116,7 +116,13 @@ def _run_line(state, name):
             f"({run.get('wall_minutes', float('nan')):.1f} wall-clock minutes for this section).\n")
 
 
-def report(state, command):
+def _quality_table(first, out):
+    return table([first, "steps", "test exact match", "train loss (last 50)", "training minutes (wall clock)"],
+                 [(k, r["steps"], f"{r['acc']:.2%}", f"{r['final_loss']:.4f}", f"{r['train_s'] / 60:.1f}")
+                  for k, r in out.items()])
+
+
+def report(state):
     lines = [f"## 05_nmt_attention: translation quality with and without attention\n",
              f"Machine: {machine()}. **Shared machine**: 2 cores used by several developers at once, so "
              f"times are upper bounds (one torch thread per run). Each section names the command that "
@@ -127,9 +133,7 @@ def report(state, command):
     if "numbers" in state:
         out = state["numbers"]
         lines.append("### English -> German number names (1..9999; 7,999 train / 1,000 test)\n")
-        lines.append(table(["model", "steps", "test exact match", "train loss (last 50)", "training minutes (wall clock)"],
-                           [(n, r["steps"], f"{r['acc']:.2%}", f"{r['final_loss']:.4f}", f"{r['train_s'] / 60:.1f}")
-                            for n, r in out.items()]))
+        lines.append(_quality_table("model", out))
         names = list(out)
         rows = []
         for i, (lo, hi, n, _) in enumerate(out[names[0]]["by_length"]):
@@ -145,9 +149,7 @@ def report(state, command):
     if "dates" in state:
         out = state["dates"]
         lines.append("### Dates (13 locales, 3 formats) -> ISO 8601, by attention score (16,000 train / 2,000 test)\n")
-        lines.append(table(["score", "steps", "test exact match", "train loss (last 50)", "training minutes (wall clock)"],
-                           [(k, r["steps"], f"{r['acc']:.2%}", f"{r['final_loss']:.4f}", f"{r['train_s'] / 60:.1f}")
-                            for k, r in out.items()]))
+        lines.append(_quality_table("score", out))
         lines.append(_run_line(state, "dates"))
         lines.append("\nAnchor: Luong et al. (2015), WMT'14 En->De global attention: dot 18.6 and general 17.3 BLEU "
                      "on par, concat not competitive.\n")
@@ -174,7 +176,7 @@ def main(argv):
         state[name + "_run"] = dict(command=command.strip(), wall_minutes=(time.time() - t0) / 60,
                                     date=time.strftime("%Y-%m-%d"))
         STATE.write_text(json.dumps(state, indent=1))
-        report(state, command.strip())
+        report(state)
     return 0
 
 

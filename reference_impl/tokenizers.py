@@ -178,8 +178,10 @@ def learn_bpe(words, num_merges: int) -> list:
     return merges
 
 
-def apply_bpe(word: str, merges) -> list:
+def apply_bpe(word: str, merges, rank=None) -> list:
     """Segment one word with learned merges: apply them in the order learned.
+
+    ``rank`` (``{pair: position in merges}``) may be passed to save rebuilding it for every word.
 
     Returns:
         the word's symbols, the last one ending in ``</w>``; ``"".join(out) == word + "</w>"``.
@@ -187,7 +189,8 @@ def apply_bpe(word: str, merges) -> list:
     if not word:
         return []
     symbols = tuple(word) + (END_OF_WORD,)
-    rank = {tuple(m): i for i, m in enumerate(merges)}
+    if rank is None:
+        rank = {tuple(m): i for i, m in enumerate(merges)}
     while len(symbols) > 1:
         candidates = [(rank[p], p) for p in zip(symbols, symbols[1:]) if p in rank]
         if not candidates:
@@ -202,18 +205,30 @@ class BPETokenizer(CharTokenizer):
 
     merges: tuple = ()
 
+    def __post_init__(self):
+        self._rank = {tuple(m): i for i, m in enumerate(self.merges)}
+        self._cache = {}
+
+    def segment(self, word) -> list:
+        """:func:`apply_bpe` of one word, remembered."""
+        if word not in self._cache:
+            self._cache[word] = apply_bpe(word, self.merges, self._rank)
+        return self._cache[word]
+
     @classmethod
     def from_corpus(cls, texts, num_merges=200):
         texts = list(texts)
-        merges = learn_bpe([w for t in texts for w in t.split()], num_merges)
-        symbols = [s for t in texts for w in t.split() for s in apply_bpe(w, merges)]
+        counts = collections.Counter(w for t in texts for w in t.split())
+        merges = learn_bpe(counts, num_merges)
+        rank = {m: i for i, m in enumerate(merges)}
+        symbols = [s for w in counts for s in apply_bpe(w, merges, rank)]
         # every character, the end-of-word symbol and every merge result stay encodable in new words
         chars = sorted({c for t in texts for c in t if not c.isspace()})
         extra = chars + [END_OF_WORD] + [a + b for a, b in merges]
         return cls(Vocab.from_corpus([symbols, extra]), "", tuple(merges))
 
     def tokenize(self, text: str) -> list:
-        return [s for w in text.split() for s in apply_bpe(w, self.merges)]
+        return [s for w in text.split() for s in self.segment(w)]
 
     def decode(self, ids) -> str:
         return "".join(self.vocab.decode(ids)).replace(END_OF_WORD, " ").strip()
