@@ -31,7 +31,7 @@ from reference_impl import seq2seq as s2s  # noqa: E402
 SLUG = "05_nmt_attention"
 STATE = HERE / "results" / f"{SLUG}.json"
 MODEL = dict(emb=32, hidden=64, attn_size=32)
-STEPS = dict(numbers=1500, dates=600, reversal=800)
+STEPS = dict(numbers=700, dates=500, reversal=800)
 EDGES = [0, 20, 28, 34, 40, 60]
 
 
@@ -143,6 +143,12 @@ def report(state):
         for n, r in out.items():
             if r["errors"]:
                 lines.append(f"\nFirst errors, {n}: " + "; ".join(f"`{s}` -> `{o}` (not `{t}`)" for s, o, t in r["errors"]))
+        accs = [r["acc"] for r in out.values()]
+        if max(accs) - min(accs) < 0.01:
+            lines.append("\nAt this budget the models are within 1% of each other: number names (at most 47 "
+                         "characters) fit into the 128-unit final encoder state, so this corpus does not show the "
+                         "fixed-vector bottleneck; the reversal task below (longer sequences, tested beyond the "
+                         "training lengths) does.\n")
         lines.append(_run_line(state, "numbers"))
         lines.append("\nAnchor: Bahdanau et al. (2014), WMT'14 En->Fr, RNNsearch-50 26.75 vs RNNencdec-50 17.82 BLEU, "
                      "the gap growing with sentence length.\n")
@@ -150,6 +156,8 @@ def report(state):
         out = state["dates"]
         lines.append("### Dates (13 locales, 3 formats) -> ISO 8601, by attention score (16,000 train / 2,000 test)\n")
         lines.append(_quality_table("score", out))
+        lines.append("\nOne training run (seed 0) per score; seed-to-seed variation was not measured, so gaps of a "
+                     "fraction of a percent (1 test sentence = 0.05%) do not rank the scores.\n")
         lines.append(_run_line(state, "dates"))
         lines.append("\nAnchor: Luong et al. (2015), WMT'14 En->De global attention: dot 18.6 and general 17.3 BLEU "
                      "on par, concat not competitive.\n")
@@ -165,18 +173,26 @@ def report(state):
     write_section(SLUG, "\n".join(lines))
 
 
+def rewrite_report():
+    """Re-render the markdown from the stored measurements (no training)."""
+    torch.set_num_threads(1)  # as in the runs, for the machine line
+    report(json.loads(STATE.read_text()))
+
+
 def main(argv):
     torch.set_num_threads(1)
     wanted = argv or ["numbers", "dates", "reversal"]
-    state = json.loads(STATE.read_text()) if STATE.is_file() else {}
+    state = {}
     command = "python benchmarks/bench_05_nmt_attention.py " + " ".join(argv)
     for name in wanted:
         t0 = time.time()
         {"numbers": exp_numbers, "dates": exp_dates, "reversal": exp_reversal}[name](state)
-        state[name + "_run"] = dict(command=command.strip(), wall_minutes=(time.time() - t0) / 60,
-                                    date=time.strftime("%Y-%m-%d"))
-        STATE.write_text(json.dumps(state, indent=1))
-        report(state)
+        run = dict(command=command.strip(), wall_minutes=(time.time() - t0) / 60, date=time.strftime("%Y-%m-%d"))
+        # merge into what is on disk now: another run may have finished another experiment meanwhile
+        on_disk = json.loads(STATE.read_text()) if STATE.is_file() else {}
+        on_disk.update({name: state[name], name + "_run": run})
+        STATE.write_text(json.dumps(on_disk, indent=1))
+        report(on_disk)
     return 0
 
 
