@@ -19,7 +19,7 @@ TORCH_SPEC ?= torch>=2.2
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST_ARGS ?=
 # Installed with --no-deps after the course (their own pins conflict with nbgrader's); one per word.
-NODEPS_PACKAGES :=
+NODEPS_PACKAGES := torchattacks==3.5.1
 PIP := $(VPY) -m pip --disable-pip-version-check
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
