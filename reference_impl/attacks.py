@@ -186,27 +186,31 @@ def deepfool(model, x: torch.Tensor, y: torch.Tensor = None, overshoot: float = 
         k = k_all if num_classes is None else min(num_classes, k_all)
         # candidate classes per example: the k largest clean logits (all classes when k = K)
         cand = logits0.argsort(dim=1, descending=True)[:, :k]                  # (N, k)
+        allowed_all = torch.zeros(n, k_all, dtype=torch.bool, device=x.device).scatter_(1, cand, True)
         r_tot = torch.zeros_like(x)
         x_adv = x.clone()
-        rows = torch.arange(n, device=x.device)
+        todo = torch.arange(n, device=x.device)                               # examples not fooled yet
         for _ in range(max_iter):
-            logits, jac = _jacobian_rows(model, x_adv, range(k_all))          # (N, K), (K, N, C, H, W)
-            active = logits.argmax(1) == y
-            if not active.any():
+            logits, jac = _jacobian_rows(model, x_adv[todo], range(k_all))    # (M, K), (K, M, C, H, W)
+            yt = y[todo]
+            still = logits.argmax(1) == yt
+            todo, logits, jac, yt = todo[still], logits[still], jac[:, still], yt[still]
+            if len(todo) == 0:
                 break
-            jac = jac.transpose(0, 1).flatten(2)                              # (N, K, D)
-            w = jac - jac[rows, y].unsqueeze(1)                               # (N, K, D)
-            f = logits - logits[rows, y].unsqueeze(1)                         # (N, K)
-            w_norm = w.norm(dim=2)                                            # (N, K)
+            rows = torch.arange(len(todo), device=x.device)
+            jac = jac.transpose(0, 1).flatten(2)                              # (M, K, D)
+            w = jac - jac[rows, yt].unsqueeze(1)                              # (M, K, D)
+            f = logits - logits[rows, yt].unsqueeze(1)                        # (M, K)
+            w_norm = w.norm(dim=2)                                            # (M, K)
             dist = f.abs() / (w_norm + 1e-12)
-            allowed = torch.zeros_like(dist, dtype=torch.bool).scatter_(1, cand, True)
-            allowed[rows, y] = False
+            allowed = allowed_all[todo].clone()
+            allowed[rows, yt] = False
             dist = dist.masked_fill(~allowed, float("inf"))
-            nearest = dist.argmin(1)                                          # (N,)
-            w_l, n_l = w[rows, nearest], w_norm[rows, nearest].unsqueeze(1)   # (N, D), (N, 1)
+            nearest = dist.argmin(1)                                          # (M,)
+            w_l, n_l = w[rows, nearest], w_norm[rows, nearest].unsqueeze(1)   # (M, D), (M, 1)
             r = (dist[rows, nearest].unsqueeze(1) + 1e-4) * w_l / (n_l + 1e-12)
-            r_tot = r_tot + (r * active.unsqueeze(1)).view_as(x)
-            x_adv = torch.clamp(x + (1 + overshoot) * r_tot, 0.0, 1.0).detach()
+            r_tot[todo] = r_tot[todo] + r.view((len(todo),) + x.shape[1:])
+            x_adv[todo] = torch.clamp(x[todo] + (1 + overshoot) * r_tot[todo], 0.0, 1.0)
     return x_adv
 
 
