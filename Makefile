@@ -22,7 +22,7 @@ PYTEST_ARGS ?=
 # pytest-xdist workers (one per core by default); module caches stay on one worker (--dist loadgroup)
 TEST_WORKERS ?= auto
 # Installed with --no-deps after the course (their own pins conflict with nbgrader's); one per word.
-NODEPS_PACKAGES :=
+NODEPS_PACKAGES := torchattacks==3.5.1
 PIP := $(VPY) -m pip --disable-pip-version-check
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
