@@ -235,16 +235,24 @@ class RAM(nn.Module):
                          locations=torch.stack(locs, 1), means=stack(means, (N, 0, 2)))
 
 
-def hybrid_loss(out: RAMOutput, y: torch.Tensor, reinforce=reinforce_loss, rl_weight: float = 1.0):
+def hybrid_loss(out: RAMOutput, y: torch.Tensor, reinforce=reinforce_loss, rl_weight: float = 1.0,
+                reward: str = "correct"):
     """Cross-entropy of the last action + REINFORCE on the locations + the baseline's regression.
 
     Inputs:
         out: the model's :class:`RAMOutput` on a batch; y: (N,) labels.
+        reward: ``"correct"``: R = 1 if argmax = y else 0 (Mnih et al., 2014); ``"log_likelihood"``:
+            R = log p(y | l, x), the variational bound's estimator (Ba et al., 2015).
     Returns:
-        (total loss, dict of the parts as floats plus ``reward`` = the batch accuracy).
+        (total loss, dict of the parts as floats plus ``reward`` = the batch's mean reward).
     """
     ce = F.cross_entropy(out.logits, y)
-    reward = (out.logits.detach().argmax(1) == y).to(out.logits.dtype)  # (N,)
+    if reward == "correct":
+        reward = (out.logits.detach().argmax(1) == y).to(out.logits.dtype)  # (N,)
+    elif reward == "log_likelihood":
+        reward = -F.cross_entropy(out.logits.detach(), y, reduction="none")  # (N,) log p(y | l, x)
+    else:
+        raise ValueError(f"reward must be 'correct' or 'log_likelihood', got {reward!r}")
     if out.log_pi.shape[1] == 0:
         policy = base = out.logits.new_zeros(())
     else:
@@ -268,7 +276,7 @@ def evaluate_ram(model, x, y, device=None) -> float:
 
 
 def train_ram(model, split, epochs=10, batch_size=64, lr=1e-3, device=None, seed=0, progress=True,
-              rl_weight=1.0, reinforce=reinforce_loss, max_cpu_seconds=None, desc="RAM"):
+              rl_weight=1.0, reinforce=reinforce_loss, reward="correct", max_cpu_seconds=None, desc="RAM"):
     """Train a :class:`RAM` with the hybrid loss by Adam (a thin call of
     :func:`reference_impl.canvas_classifiers.fit`).
 
@@ -281,7 +289,7 @@ def train_ram(model, split, epochs=10, batch_size=64, lr=1e-3, device=None, seed
 
     def loss_fn(m, x, y):
         out = m(x, sample=True, generator=g if x.device.type == "cpu" else None)
-        loss, _ = hybrid_loss(out, y, reinforce=reinforce, rl_weight=rl_weight)
+        loss, _ = hybrid_loss(out, y, reinforce=reinforce, rl_weight=rl_weight, reward=reward)
         return loss, out.logits
 
     return fit(model, split, loss_fn, epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed,

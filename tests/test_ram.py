@@ -240,3 +240,19 @@ def test_small_ram_learns_translated_digits(one_thread):
     hist = ram.train_ram(model, d, epochs=8, lr=3e-3, batch_size=50, progress=False, device="cpu")
     assert hist["test_acc"] > 0.3, hist
     assert hist["train_acc"][-1] > hist["train_acc"][0]
+
+
+def test_hybrid_loss_rewards():
+    """0/1 reward (Mnih et al.) and the log-likelihood reward of the variational bound (Ba et al.)."""
+    torch.manual_seed(2)
+    model = ram.RAM(small_cfg())
+    x, y = torch.rand(6, 1, 20, 20), torch.randint(0, 10, (6,))
+    out = model(x)
+    ce = torch.nn.functional.cross_entropy(out.logits, y, reduction="none")
+    for kind, reward in (("correct", (out.logits.argmax(1) == y).float()), ("log_likelihood", -ce)):
+        total, parts = ram.hybrid_loss(out, y, reward=kind)
+        policy, base = reinforce_loss(out.log_pi, reward.detach(), out.baseline)
+        assert total.item() == pytest.approx((ce.mean() + policy + base).item(), rel=1e-6)
+        assert parts["reward"] == pytest.approx(reward.mean().item(), rel=1e-6)
+    with pytest.raises(ValueError):
+        ram.hybrid_loss(out, y, reward="accuracy")
