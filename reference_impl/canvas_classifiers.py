@@ -93,7 +93,7 @@ def accuracy(model, x, y, predict=None, batch_size=500, device=None) -> float:
 
 
 def fit(model, split, loss_fn=cross_entropy_loss, epochs=10, batch_size=64, lr=1e-3, device=None, seed=0,
-        predict=None, desc="training", progress=True, max_cpu_seconds=None, clip=None):
+        predict=None, desc="training", progress=True, max_cpu_seconds=None, clip=None, resample=None):
     """Minibatch Adam on ``split`` (an ImageSplit); returns a history dict.
 
     Args:
@@ -102,6 +102,8 @@ def fit(model, split, loss_fn=cross_entropy_loss, epochs=10, batch_size=64, lr=1
         predict: ``predict(model, x) -> logits`` for the test accuracy (default ``model(x)``).
         max_cpu_seconds: stop early after this much CPU time of this process (checked every batch).
         clip: clip the gradient norm to this value (None: no clipping).
+        resample: optional ``resample(epoch) -> (x_train, y_train)`` giving fresh training examples
+            for each epoch (e.g. :func:`reference_impl.canvases.resampler`); epoch 0 uses ``split``.
     Returns:
         dict with ``loss`` and ``train_acc`` per epoch, ``test_acc`` (final), ``seconds`` (wall clock)
         and ``cpu_seconds`` (this process's CPU time) of training, ``epochs`` completed and ``steps``.
@@ -118,7 +120,9 @@ def fit(model, split, loss_fn=cross_entropy_loss, epochs=10, batch_size=64, lr=1
         return max_cpu_seconds is not None and time.process_time() - c0 > max_cpu_seconds
 
     bar = tqdm(range(epochs), desc=desc, disable=not progress)
-    for _ in bar:
+    for epoch in bar:
+        if resample is not None and epoch > 0:
+            x_train, y_train = resample(epoch)
         order = torch.randperm(len(x_train), generator=g)
         total, correct, seen = 0.0, 0, 0
         for i in range(0, len(order), batch_size):

@@ -19,6 +19,7 @@ canvases are made from the source's train images, test canvases from its test im
 
     make_canvases("translated" | "cluttered", ...)  -> ImageSplit (x: (N, 1, S, S), y: (N,), meta: positions)
     make_two_digit_canvases(...)                     -> ImageSplit (y: sum, meta["digits"]: (N, 2))
+    resampler(split, source)                         -> epoch -> fresh training canvases of the same kind
     paste(canvases, images, rows, cols)              -> the batched pasting every generator uses
 """
 import torch
@@ -28,7 +29,7 @@ from . import data as data_module
 from .data import ImageSplit
 
 __all__ = ["paste", "place_digits", "add_clutter", "make_canvases", "make_two_digit_canvases",
-           "source_images", "PRESETS"]
+           "source_images", "resampler", "PRESETS"]
 
 # Sizes that keep the paper's proportions (digit ~ 0.47 of the canvas, pieces ~ 0.29 of a digit).
 PRESETS = {
@@ -191,7 +192,8 @@ def make_two_digit_canvases(source="digits", n_train=10000, n_test=2000, canvas_
     if 2 * D > S:
         raise ValueError(f"two digits of side {D} do not fit side by side on a {S}x{S} canvas")
     g = torch.Generator().manual_seed(seed)
-    out, meta = {}, dict(kind="two_digits", target=target, digit_size=D, canvas_size=S, seed=seed)
+    out, meta = {}, dict(kind="two_digits", target=target, digit_size=D, canvas_size=S, seed=seed,
+                         digit_scale=base.meta["digit_scale"])
     for part, n in (("train", n_train), ("test", n_test)):
         x_src, y_src = getattr(base, f"x_{part}"), getattr(base, f"y_{part}")
         pick = torch.randint(0, len(x_src), (n, 2), generator=g)
@@ -208,3 +210,31 @@ def make_two_digit_canvases(source="digits", n_train=10000, n_test=2000, canvas_
     classes = tuple(str(i) for i in range(19)) if target == "sum" else base.classes
     return ImageSplit(out["train"][0], out["train"][1], out["test"][0], out["test"][1], classes,
                       f"two_digits_{base.name}", f"two-digit canvases from {base.source}", meta)
+
+
+def resampler(split: ImageSplit, source="digits", **load_kwargs):
+    """Fresh training canvases for every epoch, made like ``split`` (same kind, sizes and clutter)
+    from the same source's train images, with seed ``split.meta["seed"] + 1 + epoch``.
+
+    The canvases differ from epoch to epoch while the digits are the same: positions and clutter
+    cannot be memorized (the paper's canvases were likewise generated on the fly). Test canvases are
+    untouched and come from held-out images.
+
+    Returns:
+        ``fresh(epoch) -> (x_train (N, 1, S, S), y_train (N,))``, for ``fit(..., resample=fresh)``.
+    """
+    base = data_module.load(source, **load_kwargs) if isinstance(source, str) else source
+    m, n = split.meta, len(split.x_train)
+
+    def fresh(epoch):
+        seed = m["seed"] + 1 + epoch
+        if m["kind"] == "two_digits":
+            new = make_two_digit_canvases(base, n_train=n, n_test=0, canvas_size=m["canvas_size"],
+                                          digit_scale=m.get("digit_scale"), target=m["target"], seed=seed)
+        else:
+            new = make_canvases(m["kind"], base, n_train=n, n_test=0, canvas_size=m["canvas_size"],
+                                digit_scale=m["digit_scale"], n_fragments=m["n_fragments"],
+                                fragment_size=m["fragment_size"], seed=seed)
+        return new.x_train, new.y_train
+
+    return fresh

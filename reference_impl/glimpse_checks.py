@@ -111,8 +111,9 @@ def check_glimpse(student_fn, cases, name="glimpse"):
         if not (torch.is_tensor(got) and tuple(got.shape) == tuple(expected.shape)):
             if torch.is_tensor(got) and outside.any() and got.ndim == 5 and tuple(got.shape[:3]) == (N, K, C):
                 raise GradingError(f"{call}: wrong patch shape {tuple(got.shape)}, expected {tuple(expected.shape)}, "
-                                   f"for locations whose patches reach outside the image: slicing past the border "
-                                   f"returns fewer pixels (or wraps around with negative indices).\n  hint: {HINT_PAD}")
+                                   f"for locations whose patches reach outside the image: your crop goes out of bounds "
+                                   f"(slicing past the border returns fewer pixels, negative indices wrap around)."
+                                   f"\n  hint: {HINT_PAD}")
             check_shape(got, expected.shape, call, inputs)
         if _same(got, expected):
             assert_close(got, expected, call, inputs, rtol=1e-5, atol=1e-6)  # dtype and kind

@@ -276,7 +276,8 @@ def evaluate_ram(model, x, y, device=None) -> float:
 
 
 def train_ram(model, split, epochs=10, batch_size=64, lr=1e-3, device=None, seed=0, progress=True,
-              rl_weight=1.0, reinforce=reinforce_loss, reward="correct", max_cpu_seconds=None, desc="RAM"):
+              rl_weight=1.0, reinforce=reinforce_loss, reward="correct", max_cpu_seconds=None, desc="RAM",
+              resample=None):
     """Train a :class:`RAM` with the hybrid loss by Adam (a thin call of
     :func:`reference_impl.canvas_classifiers.fit`).
 
@@ -294,4 +295,4 @@ def train_ram(model, split, epochs=10, batch_size=64, lr=1e-3, device=None, seed
 
     return fit(model, split, loss_fn, epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed,
                predict=ram_predict, desc=desc, progress=progress, max_cpu_seconds=max_cpu_seconds,
-               clip=5.0)
+               clip=5.0, resample=resample)

@@ -172,3 +172,66 @@ def test_fashion_mnist_canvases_when_installed():
     except DataUnavailableError as exc:
         pytest.skip(str(exc))
     assert d.x_train.shape == (20, 1, 60, 60) and d.meta["fragment_size"] == 8
+
+
+# ----------------------------------------------------------------------------------------------
+# the grading diagnostics students see (reference_impl.glimpse_checks)
+
+
+def _student_glimpse(images, locations, patch_size, n_scales, scale, swap=False, shift_inside=False, no_pad=False):
+    """A per-example student-style retina with switchable classic mistakes."""
+    import torch.nn.functional as F
+    N, C, H, W = images.shape
+    out = []
+    for n in range(N):
+        x, y = (locations[n, 1], locations[n, 0]) if swap else (locations[n, 0], locations[n, 1])
+        col = int(min(max(np.floor((float(x) + 1) / 2 * W), 0), W - 1))
+        row = int(min(max(np.floor((float(y) + 1) / 2 * H), 0), H - 1))
+        scales = []
+        for k in range(n_scales):
+            size = patch_size * scale ** k
+            top, left = row - size // 2, col - size // 2
+            if shift_inside:
+                top, left = min(max(top, 0), max(H - size, 0)), min(max(left, 0), max(W - size, 0))
+            if no_pad:
+                patch = images[n, :, top:top + size, left:left + size]
+            else:
+                big = F.pad(images[n], (size, size, size, size))
+                patch = big[:, top + size:top + 2 * size, left + size:left + 2 * size]
+            scales.append(F.avg_pool2d(patch[None], scale ** k)[0])
+        out.append(torch.stack(scales))
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("mistake, border, message", [
+    ("swap", False, "(x, y) order is mixed up"),
+    ("swap", True, "(x, y) order is mixed up"),
+    ("shift_inside", True, "crops go out of bounds"),
+    ("no_pad", True, "crop goes out of bounds"),
+])
+def test_check_glimpse_names_the_mistake(mistake, border, message):
+    from reference_impl.glimpse_checks import check_glimpse, glimpse_cases
+    from reference_impl.grading import GradingError
+    cases = glimpse_cases(seed=3, n=3, border=border)
+    check_glimpse(_student_glimpse, cases)  # the right per-example version passes
+
+    def wrong(*args):
+        return _student_glimpse(*args, **{mistake: True})
+
+    with pytest.raises(GradingError) as err:
+        check_glimpse(wrong, cases)
+    assert message in str(err.value), str(err.value)
+
+
+def test_resampler_gives_fresh_canvases_of_the_same_kind():
+    src = small_source()
+    k = canvases.make_canvases("cluttered", source=src, n_train=30, n_test=10, seed=2)
+    fresh = canvases.resampler(k, src)
+    x1, y1 = fresh(1)
+    x1b, _ = fresh(1)
+    x2, _ = fresh(2)
+    assert x1.shape == k.x_train.shape and y1.shape == k.y_train.shape
+    assert torch.equal(x1, x1b) and not torch.equal(x1, x2) and not torch.equal(x1, k.x_train)
+    two = canvases.make_two_digit_canvases(source=src, n_train=20, n_test=5, seed=0)
+    xt, yt = canvases.resampler(two, src)(1)
+    assert xt.shape == two.x_train.shape and int(yt.max()) <= 18
