@@ -86,8 +86,8 @@ def main(argv=None):
     text = f"""## 04_visual_attention: RAM vs baselines on translated and cluttered canvases
 
 Machine: {common.machine()}.
-One torch thread per model; the machine was **shared** with other developers' jobs while this ran
-(load average 5-14 on 2 cores), so wall-clock minutes exceed CPU minutes; budgets are CPU time.
+One torch thread per model; the machine was **shared** with other developers' jobs while this ran,
+so wall-clock minutes exceed CPU minutes; budgets are CPU time.
 Command: `{cmd}` (total wall time {(time.time() - t0) / 60:.1f} min).
 
 Every model trains with Adam for a fixed CPU budget ({args.ram_seconds:.0f} s per RAM,
