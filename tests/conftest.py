@@ -20,6 +20,10 @@ os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in os.environ.
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("COURSE_DEVICE", "cpu")
+# pytest-xdist runs one worker per core: one thread each (and in every kernel they start) avoids
+# oversubscribing the cores, which slows small torch workloads down many times over.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 SLUG_GLOB = "[0-9][0-9]_*"
 

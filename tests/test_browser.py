@@ -117,21 +117,27 @@ def page(browser):
     context.close()
 
 
+# The notebook panel in front (JupyterLab keeps other documents open in hidden panels).
+NB = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+_WORKSPACES = iter(range(1_000_000))
+
+
 def open_notebook(page, base, rel):
-    page.goto(f"{base}/lab/tree/{rel}?token={TOKEN}")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=120_000)
+    # a fresh, reset workspace per test, so that no notebook from an earlier test is restored beside it
+    page.goto(f"{base}/lab/workspaces/test{next(_WORKSPACES)}/tree/{rel}?reset&token={TOKEN}")
+    page.wait_for_selector(f"{NB} .jp-Notebook", timeout=120_000)
     page.wait_for_selector(".jp-Spinner", state="detached", timeout=120_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
 
 
 def run_all(page, timeout):
-    page.click(".jp-Notebook .jp-Cell >> nth=0")
+    page.click(f"{NB} .jp-Notebook .jp-Cell >> nth=0")
     page.keyboard.press("Escape")
     page.click("li.lm-MenuBar-item:has-text('Run')")
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     deadline = time.time() + timeout
     while True:
-        prompts = page.eval_on_selector_all(".jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent.trim())")
+        prompts = page.eval_on_selector_all(f"{NB} .jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent.trim())")
         if prompts and all(p[1:-2].strip().isdigit() for p in prompts):
             return prompts
         if time.time() > deadline:
@@ -143,7 +149,8 @@ def save(page, path: Path):
     """Ctrl+S, then wait until the server has written ``path``."""
     before = path.stat().st_mtime_ns
     page.keyboard.press("Escape")
-    page.keyboard.press("Control+s")
+    # the toolbar's save button: a keyboard shortcut would go to a widget's text box if one has focus
+    page.click(f"{NB} .jp-NotebookPanel-toolbar [data-command='docmanager:save']")
     deadline = time.time() + 30
     while path.stat().st_mtime_ns == before:
         assert time.time() < deadline, f"saving {path.name} from the browser did not reach the disk in 30 s"
@@ -189,10 +196,10 @@ def test_lecture_runs_and_widgets_react(slug, server, page):
     open_notebook(page, base, f"lectures/{slug}.ipynb")
     run_all(page, timeout=900)
     page.screenshot(path=str(ARTIFACTS / f"{slug}-1-ran.png"), full_page=True)
-    dom_errors = page.locator(".jp-OutputArea-output:has-text('Error displaying widget')").count()
+    dom_errors = page.locator(f"{NB} .jp-OutputArea-output:has-text('Error displaying widget')").count()
     assert dom_errors == 0, f"{slug}: {dom_errors} widget(s) failed to render"
     reacted = 0
-    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    cells = page.locator(f"{NB} .jp-Notebook .jp-CodeCell")
     for i in range(cells.count()):
         cell = cells.nth(i)
         for kind, selector in CONTROLS.items():
@@ -230,7 +237,7 @@ def _solution_cells(slug):
 
 
 def _type_into_cell(page, index, text):
-    editor = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".cm-content")
+    editor = page.locator(f"{NB} .jp-Notebook .jp-Cell").nth(index).locator(".cm-content")
     editor.click()
     page.keyboard.press("Control+a")
     page.keyboard.insert_text(text)  # pasted as a whole, as a student would: no auto-indent
@@ -238,7 +245,7 @@ def _type_into_cell(page, index, text):
 
 
 def _validate(page, timeout=300):
-    page.click(".jp-NotebookPanel-toolbar >> text=Validate")
+    page.click(f"{NB} .jp-NotebookPanel-toolbar >> text=Validate")
     page.wait_for_selector(".jp-Dialog", timeout=60_000)
     deadline = time.time() + timeout
     while "Validating" in page.inner_text(".jp-Dialog") and time.time() < deadline:
