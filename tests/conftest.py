@@ -94,3 +94,14 @@ def cell_scores(course: Path, slug: str, student: str) -> dict:
 @pytest.fixture(scope="session")
 def root():
     return ROOT
+
+
+@pytest.fixture
+def one_thread():
+    """Small models train fastest on one torch thread (and do not fight other test workers for cores)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -221,15 +221,6 @@ def test_baselines_follow_the_paper_on_60x60():
     assert cc.ConvNet(36)(torch.rand(2, 1, 36, 36)).shape == (2, 10)
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny matrices: one thread is faster than two waiting for each other on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.slow
 def test_small_ram_learns_translated_digits(one_thread):
     """A small RAM beats chance (10%) by far within a few seconds of CPU training."""

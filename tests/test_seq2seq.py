@@ -210,15 +210,6 @@ def test_scheduled_sampling_schedules():
         eps(1, "cosine")
 
 
-@pytest.fixture
-def one_thread():
-    """Small recurrent models train fastest on one thread (and do not fight the other tests for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_training_learns_a_small_task_and_translator_reports_bad_input(one_thread):
     pairs = [(w, w[::-1]) for w in ("".join(p) for p in itertools.product("abcd", repeat=3))]
     tr = s2s.build_translator(pairs, attention="dot", emb=16, hidden=24, device="cpu")
