@@ -73,14 +73,15 @@ from nbclient.exceptions import CellExecutionError
 src, dst, cwd = sys.argv[1:4]
 nb = nbformat.read(src, as_version=4)
 try:
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": cwd}}).execute()
+    NotebookClient(nb, timeout=180, kernel_name="python3", shutdown_kernel="immediate",
+                   resources={"metadata": {"path": cwd}}).execute()
 except CellExecutionError as exc:
     nbformat.write(nb, dst)
     print(str(exc)[-3000:])
     sys.exit(3)
 nbformat.write(nb, dst)
 """
-HANG_SECONDS = 420
+HANG_SECONDS = 300
 
 
 def _execute(path, out, env):
