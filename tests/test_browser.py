@@ -96,7 +96,10 @@ def server(tmp_path_factory):
         proc.kill()
     log.close()
     shutil.copy(tmp / "lab.log", ARTIFACTS / "jupyterlab.log")
-    (ARTIFACTS / "timings.json").write_text(json.dumps(TIMINGS, indent=1))
+    # merge with what other workers or server instances recorded
+    path = ARTIFACTS / "timings.json"
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    path.write_text(json.dumps({**old, **TIMINGS}, indent=1))
 
 
 @pytest.fixture(scope="module")
